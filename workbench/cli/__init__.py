@@ -1,0 +1,113 @@
+"""The `workbench` command line: global options, subcommands and exit codes.
+
+Each subcommand lives in a module of this package that exposes `register(subparsers)`; the
+handler it sets receives the parsed arguments and returns an exit code (0 when it returns None).
+Exit codes: 0 done; 1 failure; 2 invalid input, nothing changed; 3 refused by a rule.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from ..errors import InvalidInput, WorkbenchError
+from ..i18n import LANGUAGES, _, set_language
+from . import admin, imports, monthly, runs, selection, ui
+
+COMMAND_MODULES = (admin, imports, selection, runs, monthly, ui)
+
+log = logging.getLogger("workbench")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description=_("Find small open balances, decide them, and post the result."),
+    )
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        help=_("database URL (default: WORKBENCH_DB_URL, else data/workbench.sqlite)"),
+    )
+    parser.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        help=_("language of messages and reports (default: WORKBENCH_LANG, else fr)"),
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help=_("log details, with tracebacks on failure")
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar=_("COMMAND"), required=True)
+    for module in COMMAND_MODULES:
+        module.register(subparsers)
+    return parser
+
+
+def _language_from_argv(argv: list[str]) -> str | None:
+    # The help texts are built before parsing, so the language option is read first by hand.
+    for index, arg in enumerate(argv):
+        if arg == "--lang" and index + 1 < len(argv):
+            return argv[index + 1] if argv[index + 1] in LANGUAGES else None
+        if arg.startswith("--lang="):
+            value = arg.split("=", 1)[1]
+            return value if value in LANGUAGES else None
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    set_language(_language_from_argv(argv))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    set_language(args.lang)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("alembic").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+
+    try:
+        code = args.handler(args)
+    except InvalidInput as error:
+        print_problems(error)
+        return error.exit_code
+    except WorkbenchError as error:
+        print(_("Error: {message}").format(message=error), file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print(_("Interrupted; nothing more was changed."), file=sys.stderr)
+        return 1
+    except Exception as error:  # A last guard: users see a plain message, the log has the trace.
+        log.error("failed: %s", error, exc_info=args.verbose)
+        print(
+            _("Failed: {message}. Run again with --verbose for details.").format(message=error),
+            file=sys.stderr,
+        )
+        return 1
+    return 0 if code is None else int(code)
+
+
+def print_problems(error: InvalidInput, limit: int = 50) -> None:
+    """Print an invalid-input error and its problems as a table on standard error."""
+    print(_("Error: {message}").format(message=error), file=sys.stderr)
+    problems = error.problems
+    if not problems:
+        return
+    header = (_("file"), _("row"), _("column"), _("value"), _("reason"))
+    print("\t".join(header), file=sys.stderr)
+    for problem in problems[:limit]:
+        cells = (
+            problem.file,
+            "" if problem.row is None else str(problem.row),
+            problem.column or "",
+            "" if problem.value is None else repr(problem.value)[1:-1][:60],
+            problem.reason,
+        )
+        print("\t".join(cells), file=sys.stderr)
+    if len(problems) > limit:
+        print(
+            _("... and {count} more problems.").format(count=len(problems) - limit),
+            file=sys.stderr,
+        )
