@@ -24,7 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # Run order; each later step may rely on what earlier ones left in the database.
-STEP_MODULES = ["steps.importing", "steps.selection", "steps.posting", "steps.ui"]
+STEP_MODULES = ["steps.importing", "steps.selection", "steps.posting", "steps.ui",
+                "steps.ui_explorer"]
 
 
 @dataclass
