@@ -8,6 +8,8 @@ bash scripts/setup.sh
 subscriptions=${1:-2000}
 export WORKBENCH_DB_URL=${WORKBENCH_DB_URL:-sqlite:///data/demo.sqlite}
 rm -f data/demo.sqlite data/demo.sqlite-wal data/demo.sqlite-shm
+# The demo's ERP snapshot and the monthly job share one as-of date: the end of last month.
+as_of=$(.venv/bin/python -c "import datetime as d; print(d.date.today().replace(day=1) - d.timedelta(days=1))")
 .venv/bin/workbench init
-.venv/bin/workbench demo --subscriptions "$subscriptions" --seed 1
-.venv/bin/workbench monthly --mode preview --out reports
+.venv/bin/workbench demo --subscriptions "$subscriptions" --seed 1 --as-of "$as_of"
+.venv/bin/workbench monthly --as-of "$as_of" --mode preview --out reports

@@ -6,11 +6,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from .config import database_url
+from .errors import InvalidInput
+from .i18n import _
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -61,6 +63,44 @@ def session_scope(engine: Engine) -> Iterator[Session]:
     with factory() as session:
         with session.begin():
             yield session
+
+
+def schema_revision(url: str | None = None) -> str | None:
+    """Return the database's schema revision, or None when it has no workbench schema.
+
+    An SQLite file that does not exist is not created by asking.
+    """
+    parsed = make_url(database_url(url))
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:" and not Path(parsed.database).exists():
+            return None
+    with get_engine(url).connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def head_revision() -> str:
+    """Return the newest migration's revision id."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+def require_schema(url: str | None = None) -> None:
+    """Raise `InvalidInput` unless the database has the newest schema; `workbench init` fixes it."""
+    revision = schema_revision(url)
+    if revision == head_revision():
+        return
+    shown = make_url(database_url(url)).render_as_string(hide_password=True)
+    if revision is None:
+        message = _("The database {url} has no workbench schema: run `workbench init` first.")
+    else:
+        message = _("The database {url} has an older schema: run `workbench init` to upgrade it.")
+    raise InvalidInput(message.format(url=shown))
 
 
 def upgrade(url: str | None = None) -> None:

@@ -136,7 +136,7 @@ def validate_parameters(
     mode = (mode or "preview").strip()
     if mode not in MODES:
         problems.append(Problem("", None, "mode", mode,
-                                _("unknown mode: use {modes}").format(modes=" or ".join(MODES))))
+                                _("unknown mode: use {modes}").format(modes=" / ".join(MODES))))
     lang = (lang or "fr").strip()
     if lang not in LANGUAGES:
         problems.append(Problem("", None, "lang", lang, _("unknown language: use {languages}")

@@ -276,7 +276,7 @@ class MonthlyRun:
             (_("Run"), str(self.run_id)),
             (_("State"), state_label(summary["state"] or "")),
             (_("Run date"), self.params.as_of.strftime("%d.%m.%Y")),
-            (_("Mode"), self.params.mode),
+            (_("Mode"), _("post") if self.params.mode == "post" else _("preview")),
             (_("Policy"), self.params.policy or _("default parameters")),
             (_("Posting groups"), str(totals.groups)),
             (_("Posting items"), str(totals.items)),

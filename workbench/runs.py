@@ -20,10 +20,10 @@ from . import audit, selection
 from .amounts import to_decimal_string
 from .bulk import insert_frame
 from .errors import InvalidInput, Problem, RuleRefused, WorkbenchError
-from .i18n import _
+from .i18n import N_, _
 from .models import AuditEvent, ChargeLine, Run, RunGroup, RunItem
 from .models.base import utcnow
-from .policy import PolicyParams
+from .policy import PolicyParams, params_as_text
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +72,32 @@ def load_run(session: Session, run_id: int, *, lock: bool = False) -> Run:
     return run
 
 
+# Names of the run states as people read them; the codes stay in files, JSON and the database.
+STATE_LABELS = {
+    "draft": N_("draft"),
+    "approved": N_("approved"),
+    "posted": N_("posted"),
+    "exported": N_("exported"),
+    "settled": N_("settled"),
+    "reversed": N_("reversed"),
+    "rejected": N_("rejected"),
+}
+
+
+def state_label(state: str) -> str:
+    """Return a run state in the current language, or the code itself when it is unknown."""
+    return _(STATE_LABELS[state]) if state in STATE_LABELS else state
+
+
 def require_state(run: Run, allowed: tuple[str, ...], action: str) -> None:
     """Raise `RuleRefused` unless the run is in one of the `allowed` states."""
     if run.state not in allowed:
         raise RuleRefused(
             _("Run {run_id} is {state}: {action} needs a run that is {allowed}.").format(
-                run_id=run.id, state=run.state, action=action, allowed=" / ".join(allowed)
+                run_id=run.id,
+                state=state_label(run.state),
+                action=action,
+                allowed=" / ".join(state_label(state) for state in allowed),
             )
         )
 
@@ -214,12 +234,13 @@ def approve(session: Session, run_id: int, *, approved_by: str) -> Run:
 
 
 def reject(session: Session, run_id: int, *, rejected_by: str, reason: str | None = None) -> Run:
-    """Reject a draft run for good (state `rejected`); as for approval, not by its preparer.
+    """Reject a draft or approved run for good (state `rejected`), never by its preparer.
 
-    Its items were never cleared, so the next run can select them again.
+    Its items were never cleared, so the next run can select them again. Rejecting an approved
+    run withdraws it before posting, e.g. when a newer snapshot changed its items.
     """
     run = load_run(session, run_id, lock=True)
-    require_state(run, (DRAFT,), _("rejection"))
+    require_state(run, (DRAFT, APPROVED), _("rejection"))
     if rejected_by.strip().casefold() == run.prepared_by.strip().casefold():
         raise RuleRefused(
             _("Run {run_id} was prepared by {user}: another person must reject it "
@@ -300,7 +321,7 @@ def report(session: Session, run_id: int) -> dict:
         "as_of": run.as_of.isoformat(),
         "snapshot_batch_id": run.snapshot_batch_id,
         "policy_id": run.policy_id,
-        "policy": json.loads(run.policy_params),
+        "policy": params_as_text(run_params(run)),
         "prepared_by": run.prepared_by,
         "prepared_at": _timestamp(run.prepared_at),
         "approved_by": run.approved_by,

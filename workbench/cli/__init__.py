@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
+from .. import db
 from ..errors import InvalidInput, WorkbenchError
 from ..i18n import LANGUAGES, _, set_language
-from . import admin, imports, monthly, runs, selection, ui
+from . import admin, argparse_texts, imports, monthly, runs, selection, ui
 
 COMMAND_MODULES = (admin, imports, selection, runs, monthly, ui)
 
@@ -75,20 +77,41 @@ def _language_from_argv(argv: list[str]) -> str | None:
     return None
 
 
+# Commands that create the schema themselves; every other one needs an initialised database.
+SCHEMA_FREE_COMMANDS = {"init", "demo"}
+
+
+def _configure_logging(verbose: bool) -> None:
+    # Runs log their start, counts, totals and end at INFO. The terminal shows them with
+    # --verbose, a log file (WORKBENCH_LOG_FILE) always, so that French output stays readable.
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    console.setFormatter(formatter)
+    root.addHandler(console)
+    log_file = os.environ.get("WORKBENCH_LOG_FILE", "").strip()
+    if log_file:
+        file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        file_handler.setLevel(logging.INFO)
+        file_handler.setFormatter(formatter)
+        root.addHandler(file_handler)
+    logging.getLogger("alembic").setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    argparse_texts.install()
     set_language(_language_from_argv(argv))
     parser = build_parser()
     args = parser.parse_args(argv)
     set_language(args.lang)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("alembic").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    _configure_logging(args.verbose)
 
     try:
+        if args.command not in SCHEMA_FREE_COMMANDS:
+            db.require_schema(args.db)
         code = args.handler(args)
     except InvalidInput as error:
         print_problems(error)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .. import db, monthly
+from .. import db, monthly, runs
 from ..config import database_url
 from ..i18n import _, current_language
 
@@ -65,7 +65,7 @@ def run_monthly(args: argparse.Namespace) -> int:
         print(_("Error: {message}").format(message=error), file=sys.stderr)
         return error.exit_code
 
-    print(_("Run {run_id}: {state}.").format(run_id=result.run_id, state=result.state)
+    print(_("Run {run_id}: {state}.").format(run_id=result.run_id, state=runs.state_label(result.state))
           if result.run_id is not None else _("Nothing to prepare for this date."))
     print(result.report)
     return 0

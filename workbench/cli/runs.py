@@ -16,11 +16,6 @@ from . import policy_options
 
 DEFAULT_REPORTS_DIR = Path("reports")
 
-STATE_LABELS = {
-    "draft": N_("draft"), "approved": N_("approved"), "posted": N_("posted"),
-    "exported": N_("exported"), "settled": N_("settled"), "reversed": N_("reversed"),
-    "rejected": N_("rejected"),
-}
 STATUS_LABELS = {"included": N_("included"), "left": N_("left")}
 REASON_LABELS = {
     "changed": N_("open amount changed"), "closed": N_("no longer open"),
@@ -48,6 +43,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     approve.add_argument("--by", help=_("who approves (default: JUPYTERHUB_USER, else the "
                                         "system user)"))
     approve.set_defaults(handler=run_approve)
+
+    reject = actions.add_parser("reject", help=_("reject a draft or approved run before posting "
+                                                 "(another person than the preparer)"))
+    reject.add_argument("run_id", type=int, metavar="RUN")
+    reject.add_argument("--by", metavar=_("USER"),
+                        help=_("who rejects (default: JUPYTERHUB_USER, else the system user)"))
+    reject.add_argument("--reason", metavar=_("TEXT"), help=_("why the run is rejected"))
+    reject.set_defaults(handler=run_reject)
 
     post = actions.add_parser("post", help=_("post an approved run"))
     post.add_argument("run_id", type=int, metavar="RUN")
@@ -154,6 +157,13 @@ def run_approve(args: argparse.Namespace) -> None:
     print(_("Run {run_id} approved by {user}.").format(run_id=run.id, user=user))
 
 
+def run_reject(args: argparse.Namespace) -> None:
+    user = current_user(args.by)
+    with db.session_scope(db.get_engine(args.db)) as session:
+        run = runs.reject(session, args.run_id, rejected_by=user, reason=args.reason)
+    print(_("Run {run_id} rejected by {user}.").format(run_id=run.id, user=user))
+
+
 def run_post(args: argparse.Namespace) -> None:
     user = current_user(args.by)
     with db.session_scope(db.get_engine(args.db)) as session:
@@ -240,7 +250,7 @@ def print_table(header: list[str], rows: list[list[str]], right: set[int] = froz
 def print_report(report: dict) -> None:
     """Print a run report for people, in the current language with Swiss amounts."""
     print(_("Run {run_id}: {state}").format(run_id=report["id"],
-                                            state=_(STATE_LABELS[report["state"]])))
+                                            state=runs.state_label(report["state"])))
 
     print(_("As of: {as_of}").format(as_of=format_date(dt.date.fromisoformat(report["as_of"]))))
     print(_("Prepared by: {user}").format(user=report["prepared_by"]))

@@ -10,7 +10,7 @@ import datetime as dt
 
 import pandas as pd
 
-from .. import selection
+from .. import runs, selection
 from ..amounts import format_amount
 from ..dates import format_date
 from ..i18n import N_, _, current_language
@@ -74,16 +74,6 @@ COLUMN_LABELS = {
 ACTION_LABELS = selection.ACTION_LABELS
 REASON_LABELS = selection.REASON_LABELS
 
-RUN_STATE_LABELS = {
-    "draft": N_("draft"),
-    "approved": N_("approved"),
-    "posted": N_("posted"),
-    "exported": N_("exported"),
-    "settled": N_("settled"),
-    "reversed": N_("reversed"),
-}
-
-
 def column_label(column: str) -> str:
     """Return the translated header of a column, or the column name when it has none."""
     return _(COLUMN_LABELS[column]) if column in COLUMN_LABELS else column
@@ -98,7 +88,7 @@ def reason_label(reason: str) -> str:
 
 
 def state_label(state: str) -> str:
-    return _(RUN_STATE_LABELS[state]) if state in RUN_STATE_LABELS else state
+    return runs.state_label(state)
 
 
 def amount_text(cents: int, lang: str | None = None) -> str:
