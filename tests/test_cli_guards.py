@@ -35,6 +35,16 @@ def test_missing_schema_message_names_init(tmp_path, capsys):
     db.dispose_all()
 
 
+def test_dashboard_refuses_database_without_schema(tmp_path, capsys):
+    from workbench.cli import main
+
+    code = main(["--db", f"sqlite:///{tmp_path / 'empty.sqlite'}", "dashboard", "--port", "1"])
+
+    assert code == 2
+    assert "workbench init" in capsys.readouterr().err
+    db.dispose_all()
+
+
 def test_argparse_errors_in_french(cli):
     result = cli("run", "approve", "abc")
 

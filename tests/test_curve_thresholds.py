@@ -1,4 +1,4 @@
-"""The threshold curve answers exactly what a selection with those thresholds decides."""
+"""The threshold curve returns exactly what a selection with those thresholds decides."""
 
 from __future__ import annotations
 
@@ -56,7 +56,8 @@ def totals_by_action(decision) -> pd.DataFrame:
     direction = np.select([groups["total_cents"] > 0, groups["total_cents"] < 0],
                           ["debit", "credit"], "zero")
     summary = groups.assign(direction=direction).groupby(["action", "direction"]).agg(
-        groups=("group_no", "size"), items=("item_count", "sum"), total_cents=("total_cents", "sum"))
+        groups=("group_no", "size"), items=("item_count", "sum"),
+        total_cents=("total_cents", "sum"))
     rows = []
     for action, side in CURVE_ROWS:
         if (action, side) in summary.index:

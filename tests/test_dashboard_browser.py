@@ -354,10 +354,13 @@ def test_approve_four_eyes_in_browser(db_url, engine, start_dashboard):
 
 
 def test_broken_database_plain_message(start_dashboard, tmp_path):
-    # A database file without the schema: every query fails inside the kernel.
-    broken = tmp_path / "no-schema.sqlite"
-    broken.touch()
-    base_url, log_path = start_dashboard("bob", f"sqlite:///{broken}")
+    # A database whose charge lines table is gone: the page's queries fail inside the kernel.
+    broken = f"sqlite:///{tmp_path / 'broken.sqlite'}"
+    db.upgrade(broken)
+    with db.get_engine(broken).begin() as connection:
+        connection.exec_driver_sql("DROP TABLE charge_lines")
+    db.dispose_all()
+    base_url, log_path = start_dashboard("bob", broken)
 
     with offline_page(base_url, ready="[data-notice='failed']") as (page, blocked):
         message = page.text_content("[data-notice='failed']")

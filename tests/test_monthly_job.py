@@ -99,7 +99,7 @@ def test_preview_writes_notebook_report_and_workbook(demo_url, tmp_path, jupyter
 
     report = (run_dir / "report.html").read_text(encoding="utf-8")
     assert "MonthlyRun.start" not in report  # no code
-    assert "Monthly small-balance run" not in report  # the notebook's own title stays out
+    assert "classe le rapport" not in report  # the notebook title cell stays out
     assert DEMO_AS_OF.strftime("%d.%m.%Y") in report
     assert "data:image/png;base64," in report
     assert "cdnjs" not in report

@@ -35,7 +35,8 @@ def events(engine):
             select(AuditEvent.actor, AuditEvent.action, AuditEvent.policy_id, AuditEvent.details)
             .order_by(AuditEvent.id)
         ).all()
-    return [(actor, action, policy_id, json.loads(details)) for actor, action, policy_id, details in rows]
+    return [(actor, action, policy_id, json.loads(details))
+            for actor, action, policy_id, details in rows]
 
 
 def policy_count(engine):
@@ -180,7 +181,8 @@ def test_cli_propose_approve_list(cli, engine):
     assert records[1]["params"]["currency"] == "EUR"
 
     table = cli("policy", "list")
-    assert table.code == 0 and "standard" in table.out
+    assert table.code == 0, table
+    assert "standard" in table.out
 
 
 @pytest.mark.parametrize("args", [

@@ -89,7 +89,8 @@ def test_wrong_state_transitions_exit_3(cli, engine, customers, tmp_path):
     assert cli("run", "approve", run_id, "--by", "ben").code == 0
     second = cli("run", "approve", run_id, "--by", "carla")
     assert second.code == 3, second
-    assert "approved" in second.err
+    assert "à l'état approuvé" in second.err
+    assert "à l'état brouillon" in second.err
 
 
 def test_post_twice_refused(cli, engine, customers):

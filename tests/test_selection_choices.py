@@ -42,7 +42,10 @@ def decide(engine):
 
 def group_by_source(decision, source):
     groups = decision.groups
-    mask = groups["subscription_id"].isna() if source is None else groups["subscription_id"] == source
+    if source is None:
+        mask = groups["subscription_id"].isna()
+    else:
+        mask = groups["subscription_id"] == source
     return groups[mask].iloc[0]
 
 
@@ -150,7 +153,8 @@ def test_cli_choose_and_candidates(cli, ledger):
     assert chosen.code == 0, chosen
     assert stored_choices(ledger) == [("C13", "S15", "S16", "anna")]
 
-    no_source = cli("reassign", "choose", "C13", "-", "S17", "--by", "anna", "--as-of", "2026-11-30")
+    no_source = cli("reassign", "choose", "C13", "-", "S17", "--by", "anna",
+                    "--as-of", "2026-11-30")
     assert no_source.code == 0, no_source
     assert ("C13", "", "S17", "anna") in stored_choices(ledger)
 

@@ -77,7 +77,8 @@ def test_table_for_people_in_swiss_format(cli, ledger):
     assert result.code == 0, result
     assert "30.11.2026" in result.out
     assert format_amount(123450, "fr") in result.out
-    assert "C2" in result.out and "S3" in result.out
+    assert "C2" in result.out
+    assert "S3" in result.out
     assert "F-4" in result.out  # the warning is part of the report
 
     german = cli(*EXTRACT, lang="de")

@@ -1,9 +1,9 @@
 """Reassignment: a customer's valid subscriptions, the controllers' saved choices, the target rule.
 
 When a group's own subscription is missing or not valid, its balance moves to another valid
-subscription of the same customer: the controller's saved choice when it is still valid, else
-the only candidate, else the most recently started one (then the highest id, compared as
-text), flagged for review because there were several.
+subscription of the same customer. The target is the controller's saved choice while it is
+still valid, else the only candidate, else the most recently started one (then the highest id,
+compared as text), flagged for review because there were several.
 """
 
 from __future__ import annotations
@@ -129,9 +129,9 @@ def choose_targets(
     ).isin(valid_pairs).to_numpy()
 
     result = pd.DataFrame(index=groups.index)
+    target = default_target.where(~choice_valid, chosen["target_subscription_id"])
     result["target_subscription_id"] = pd.Series(
-        default_target.where(~choice_valid, chosen["target_subscription_id"]).to_numpy(dtype=object),
-        index=groups.index, dtype=object,
+        target.to_numpy(dtype=object), index=groups.index, dtype=object
     )
     result["needs_review"] = several & ~choice_valid
     ignored = chosen.loc[has_choice & ~choice_valid].reset_index(drop=True)
@@ -228,8 +228,8 @@ def _subscription_owners(
     # subscription id -> (its customer, whether it is valid on as_of)
     subs = SUBSCRIPTIONS
     owners: dict[str, tuple[str, bool]] = {}
-    wanted = sorted({value for value in subscription_ids if value})
-    for chunk in _chunks(wanted):
+    ids = sorted({value for value in subscription_ids if value})
+    for chunk in _chunks(ids):
         rows = session.execute(
             select(subs.c.subscription_id, subs.c.customer_id, valid_on(subs, as_of))
             .where(subs.c.subscription_id.in_(chunk))

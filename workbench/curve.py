@@ -7,7 +7,8 @@ is kept as sorted absolute totals per action with cumulative counts and amounts.
 credit)` is then a binary search per action: microseconds instead of a new selection.
 
 Every other parameter (run date, minimum days overdue, rounding step, write-off limit,
-currency, saved choices) is fixed at build time; change one of them and build the curve again.
+currency, saved choices) is fixed at build time. After changing one of them, build the curve
+again.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def build_curve(
 ) -> ThresholdCurve:
     """Net every eligible group of a snapshot (default: the latest) and decide its action.
 
-    The thresholds of `params` are ignored: the curve answers for all of them.
+    The thresholds of `params` are ignored, because the curve covers all of them.
     """
     check_params(params)
     rules = snapshot_rules(session, as_of, params, snapshot_id)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, Row, select
+from sqlalchemy import Connection, Engine, Row, select, text
 from sqlalchemy.orm import Session
 
 from . import audit, bulk_rows, readers, validation
@@ -146,6 +146,7 @@ def _import(
     # 3. Store, in one transaction with its audit event; checked again inside it in case another
     # import committed meanwhile.
     with session_scope(engine) as session:
+        _lock_imports(session)
         previous = _find_batch(session, kind, sha256, as_of)
         if previous is not None:
             return _already_imported(previous, kind, path)
@@ -161,6 +162,17 @@ def _import(
         batch_id=batch_id, kind=kind, rows=checked.valid_count,
         rejected=checked.rejected_count, already_imported=False, rejected_file=rejected_file,
     )
+
+
+# Any constant key: it only has to be the same in every process that imports.
+_IMPORT_LOCK_KEY = 0x57424950
+
+
+def _lock_imports(session: Session) -> None:
+    # Under READ COMMITTED two PostgreSQL imports of one file would both find no batch and both
+    # store it, so imports take turns until commit. SQLite's BEGIN IMMEDIATE already serialises.
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _IMPORT_LOCK_KEY})
 
 
 def _check_rows(table: readers.RawTable, kind: str, profile: Profile) -> validation.CheckedRows:

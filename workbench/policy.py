@@ -58,7 +58,7 @@ class PolicyParams:
 # Stored policies ------------------------------------------------------------------------------
 #
 # A policy is a named parameter set with numbered versions. Each version is proposed by one
-# person and approved or rejected by another (four eyes); a run uses the highest approved
+# person and approved or rejected by another (four eyes). A run uses the highest approved
 # version of the name it is given.
 
 PROPOSED = "proposed"
@@ -94,8 +94,9 @@ def check_params(params: PolicyParams, source: str = "") -> None:
         problems.append(_problem(source, "currency", params.currency,
                                  _("must be a three-letter ISO 4217 code such as CHF")))
     if params.line_mode not in LINE_MODES:
+        choices = ", ".join(LINE_MODES)
         problems.append(_problem(source, "line_mode", params.line_mode,
-                                 _("must be one of: {choices}").format(choices=", ".join(LINE_MODES))))
+                                 _("must be one of: {choices}").format(choices=choices)))
     if problems:
         raise InvalidInput(_("Invalid policy parameters."), problems)
 
@@ -144,7 +145,9 @@ def approve_policy(session: Session, policy_id: int, actor: str) -> Policy:
     return row
 
 
-def reject_policy(session: Session, policy_id: int, actor: str, reason: str | None = None) -> Policy:
+def reject_policy(
+    session: Session, policy_id: int, actor: str, reason: str | None = None
+) -> Policy:
     """Reject a proposed policy version; as for approval, the proposer cannot do it."""
     row = _decide(session, policy_id, actor, REJECTED)
     audit.record(session, actor, "policy_reject", policy_id=row.id, name=row.name,

@@ -14,6 +14,7 @@ import logging
 import re
 import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -186,7 +187,8 @@ def _parse_xlsx(data: bytes, path: Path) -> RawTable:
 
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as error:
+    except (zipfile.BadZipFile, InvalidFileException, zlib.error, EOFError, KeyError, OSError,
+            ValueError, SyntaxError) as error:
         raise _file_error(
             path, _("file is not a readable XLSX file: {error}").format(error=error)
         ) from None
@@ -199,6 +201,13 @@ def _parse_xlsx(data: bytes, path: Path) -> RawTable:
             [_cell_text(value) for value in values]
             for values in sheet.iter_rows(values_only=True)
         ]
+    # Read-only mode inflates and parses the sheet only while iterating, so a damaged archive
+    # fails here: zlib.error for bad compressed data, SyntaxError (ParseError) for broken XML.
+    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError, ValueError,
+            SyntaxError) as error:
+        raise _file_error(
+            path, _("file is not a readable XLSX file: {error}").format(error=error)
+        ) from None
     finally:
         workbook.close()
 

@@ -95,6 +95,8 @@ def select_and_curve(bench: Bench) -> None:
         "threshold curve: one lookup (mean)", per_lookup,
         target_seconds=CURVE_LOOKUP_SECONDS,
     ))
+    print(f"selection: one curve lookup takes {per_lookup * 1e6:,.0f} microseconds "
+          f"(mean of {CURVE_LOOKUPS:,})", flush=True)
     _check_curve(curve, decision, params)
     print(f"selection: peak memory so far {peak_memory_mb():,.0f} MB (target < 2048 MB)",
           flush=True)
@@ -113,7 +115,7 @@ def _group_by_floor(engine: Engine, snapshot_id: int) -> int:
 
 
 def _check_curve(curve, decision, params: PolicyParams) -> None:
-    # A benchmark that measured a wrong answer would be worthless: compare one point.
+    # Timing a wrong result would be worthless, so one point of the curve is compared.
     at = curve.at(params.debit_threshold, params.credit_threshold)
     if int(at["groups"].sum()) != len(decision.groups) or \
             int(at["total_cents"].sum()) != int(decision.groups["total_cents"].sum()):
@@ -124,12 +126,12 @@ def _check_curve(curve, decision, params: PolicyParams) -> None:
 
 def _ensure_snapshot(bench: Bench, engine: Engine) -> tuple[int, int]:
     """Return the snapshot to measure and its item count, writing one when it is too small."""
-    wanted = bench.subscriptions * ITEMS_PER_SUBSCRIPTION
+    required = bench.subscriptions * ITEMS_PER_SUBSCRIPTION
     with engine.connect() as conn:
         snapshot_id = latest_snapshot_id(conn)
         count = 0 if snapshot_id is None else conn.execute(
             select(func.count()).where(OpenItem.batch_id == snapshot_id)).scalar()
-    if count >= wanted:
+    if count >= required:
         return snapshot_id, count
 
     start = time.perf_counter()
@@ -140,10 +142,10 @@ def _ensure_snapshot(bench: Bench, engine: Engine) -> tuple[int, int]:
         )]
     if not subscriptions:
         subscriptions = _write_subscriptions(engine, bench.subscriptions)
-    snapshot_id = _write_open_items(engine, subscriptions, wanted)
-    print(f"selection: wrote a snapshot of {wanted:,} open items over {len(subscriptions):,} "
+    snapshot_id = _write_open_items(engine, subscriptions, required)
+    print(f"selection: wrote a snapshot of {required:,} open items over {len(subscriptions):,} "
           f"subscriptions in {time.perf_counter() - start:,.0f} s", flush=True)
-    return snapshot_id, wanted
+    return snapshot_id, required
 
 
 def _write_subscriptions(engine: Engine, count: int) -> list[tuple[str, str]]:
@@ -158,7 +160,7 @@ def _write_subscriptions(engine: Engine, count: int) -> list[tuple[str, str]]:
 
     unique_customers = np.unique(customer_ids).tolist()
     _bulk_insert(engine, "customers", ["customer_id", "name", "language"],
-                 [[(customer_id, f"Client {customer_id}", "fr") for customer_id in unique_customers]])
+                 [[(customer, f"Client {customer}", "fr") for customer in unique_customers]])
     start_texts = np.datetime_as_string(start, unit="D")
     end_texts = np.where(ended, np.datetime_as_string(end, unit="D"), None)
     _bulk_insert(

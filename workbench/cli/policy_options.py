@@ -133,7 +133,7 @@ def parse_day(text: str, option: str) -> dt.date:
     try:
         return parse_date(text)
     except DateError:
-        raise InvalidInput(
-            _("Invalid date for {option}.").format(option=option), [Problem(_("command line"), None, option, text, _(
-                "not a date: write 2026-11-30 or 30.11.2026"))]
-        ) from None
+        problem = Problem(_("command line"), None, option, text,
+                          _("not a date: write 2026-11-30 or 30.11.2026"))
+        raise InvalidInput(_("Invalid date for {option}.").format(option=option),
+                           [problem]) from None
