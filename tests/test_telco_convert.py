@@ -422,3 +422,33 @@ def test_extract_telco_five_francs(converted, expected, cli):
     assert excluded == beyond
     assert {entry["reason"] for entry in report["excluded"]} == {"above_threshold"}
     assert sum(excluded.values()) == 109045
+
+
+@pytest.mark.notebook
+def test_monthly_preview_telco(converted, expected, cli, db_url, tmp_path, tmp_path_factory):
+    from demo_database import jupyter_environment, kernel_environment
+
+    out_dir, _ = converted
+    reports = tmp_path / "reports"
+    expected_summary = summarize(expected_decisions(expected))
+    rebill_count, rebill_owed, rebill_favour = expected_summary["rebill"]
+
+    with kernel_environment(jupyter_environment(tmp_path_factory)):
+        job = cli("monthly", "--as-of", AS_OF.isoformat(), "--mode", "preview",
+                  "--out", reports, "--subscriptions", out_dir / "subscriptions.csv",
+                  "--open-items", out_dir / "open_items.csv")
+
+    assert job.code == 0, job
+    run_dir = reports / "2026-03" / "1"
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    assert summary["state"] == "draft"
+    assert summary["groups"] == rebill_count == 431
+    assert summary["items"] == rebill_count
+    assert centimes(summary["cleared_total"]) == rebill_owed + rebill_favour == 320
+    assert centimes(summary["charge_total"]) == 320
+    assert summary["write_off_total"] == "0.00"
+    assert (run_dir / "workbook.xlsx").stat().st_size > 0
+    html = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "refacturation" in html
+    assert "non résolu" in html
+    assert "data:image/png;base64," in html
