@@ -14,6 +14,7 @@ import html
 import logging
 
 import ipywidgets as widgets
+import numpy as np
 import pandas as pd
 
 from .. import db
@@ -51,7 +52,6 @@ class ThresholdExplorer:
         self.curve: ThresholdCurve | None = None
         self.wide: Decision | None = None
         self.shown_summary = pd.DataFrame()
-        self.shown_groups = pd.DataFrame()
         self._build_widgets(start)
         self._load(start.min_days_overdue)
         self.refresh()
@@ -155,6 +155,10 @@ class ThresholdExplorer:
         with db.session_scope(self.context.engine) as session:
             self.curve = build_curve(session, self.context.as_of, params)
             self.wide = decide(session, self.context.as_of, wide, list_excluded=False)
+
+        # Sorted once, so that a slider move only masks: the list shows the largest balances.
+        self._totals = self.wide.groups["total_cents"].to_numpy(dtype="int64")
+        self._largest_first = np.argsort(-np.abs(self._totals), kind="stable")
         self._draw_histogram()
         self._draw_curve()
 
@@ -164,12 +168,18 @@ class ThresholdExplorer:
         They are the groups `decide` returns for these thresholds, but `group_no` keeps the
         numbering of the wide selection.
         """
-        groups = self.wide.groups
-        totals = groups["total_cents"]
+        return self.wide.groups[self._chosen()].reset_index(drop=True)
+
+    @property
+    def shown_groups(self) -> pd.DataFrame:
+        """The groups selected by the sliders' current values, as the list counts them."""
+        return self.selected_groups()
+
+    def _chosen(self) -> np.ndarray:
+        totals = self._totals
         debit, credit = int(self.debit_slider.value), int(self.credit_slider.value)
-        chosen = (totals == 0) | ((totals > 0) & (totals <= debit)) | (
+        return (totals == 0) | ((totals > 0) & (totals <= debit)) | (
             (totals < 0) & (-totals <= credit))
-        return groups[chosen].reset_index(drop=True)
 
     def summary(self) -> pd.DataFrame:
         """Return groups, items and total_cents per action for the sliders' thresholds."""
@@ -196,13 +206,12 @@ class ThresholdExplorer:
         self.shown_summary = self.summary()
         self.summary_view.value = _summary_html(self.shown_summary, lang)
 
-        selected = self.selected_groups()
-        self.shown_groups = selected
-        largest_first = selected.reindex(
-            selected["total_cents"].abs().sort_values(ascending=False).index)
-        table = display_frame(largest_first.head(GROUPS_SHOWN), GROUP_COLUMNS, lang)
+        chosen = self._chosen()
+        count = int(chosen.sum())
+        largest = self._largest_first[chosen[self._largest_first]][:GROUPS_SHOWN]
+        table = display_frame(self.wide.groups.iloc[largest], GROUP_COLUMNS, lang)
         caption = _("{count} subscriptions selected; the {shown} largest balances:").format(
-            count=len(selected), shown=min(len(selected), GROUPS_SHOWN))
+            count=count, shown=min(count, GROUPS_SHOWN))
         self.groups_view.value = (f"<p>{html.escape(caption)}</p>"
                                   + table.to_html(index=False, escape=True))
 
