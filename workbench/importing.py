@@ -31,7 +31,7 @@ from .config import current_user
 from .dates import DateError, format_date, parse_date
 from .db import session_scope
 from .errors import InvalidInput, Problem
-from .i18n import _
+from .i18n import _, ngettext
 from .models import ImportBatch
 from .profiles import COLUMNS, Profile, load_profile, match_columns
 
@@ -243,8 +243,11 @@ def _raise_if_invalid(checked: validation.CheckedRows, table: readers.RawTable,
                       skip_invalid: bool) -> None:
     if checked.problems and not skip_invalid:
         raise InvalidInput(
-            _("{file}: {count} invalid rows, so nothing was imported. Correct them, or import "
-              "with --skip-invalid to store only the valid rows.").format(
+            ngettext("{file}: {count} invalid row, so nothing was imported. Correct it, or "
+                     "import with --skip-invalid to store only the valid rows.",
+                     "{file}: {count} invalid rows, so nothing was imported. Correct them, or "
+                     "import with --skip-invalid to store only the valid rows.",
+                     checked.rejected_count).format(
                 file=table.file_name, count=checked.rejected_count),
             checked.problems,
         )

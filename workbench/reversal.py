@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from . import audit, exports, runs
 from .amounts import to_decimal_string
 from .errors import InvalidInput, Problem, RuleRefused
-from .i18n import _
+from .i18n import _, ngettext
 from .models import ChargeLine, ClearedItem, JournalLine
 from .models.base import utcnow
 
@@ -90,8 +90,11 @@ def _refuse_invoiced(session: Session, run_id: int) -> None:
     ).scalar_one()
     if invoiced:
         raise RuleRefused(
-            _("Run {run_id} cannot be reversed: {count} of its charge lines are already "
-              "invoiced. Correct them with a credit note in the billing system.").format(
+            ngettext("Run {run_id} cannot be reversed: {count} of its charge lines is already "
+                     "invoiced. Correct it with a credit note in the billing system.",
+                     "Run {run_id} cannot be reversed: {count} of its charge lines are already "
+                     "invoiced. Correct them with a credit note in the billing system.",
+                     invoiced).format(
                 run_id=run_id, count=invoiced)
         )
 

@@ -25,7 +25,7 @@ from .amounts import to_decimal_string
 from .bulk import insert_frame
 from .dates import DateError, parse_date
 from .errors import InvalidInput, Problem
-from .i18n import _
+from .i18n import _, ngettext
 from .models import ChargeLine, JournalLine, Run
 from .models.base import utcnow
 from .posting import JOURNAL_COLUMNS
@@ -115,7 +115,9 @@ def read_confirmation(name: str, data: bytes) -> pd.DataFrame:
         records.append(record)
     if problems:
         raise InvalidInput(
-            _("{file} has {count} invalid values; nothing was changed.").format(
+            ngettext("{file} has {count} invalid value; nothing was changed.",
+                     "{file} has {count} invalid values; nothing was changed.",
+                     len(problems)).format(
                 file=name, count=len(problems)), problems)
     return _records_frame(records)
 
@@ -195,7 +197,9 @@ def _validate(name: str, rows: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFram
     if problems:
         problems.sort(key=lambda problem: problem.row or 0)
         raise InvalidInput(
-            _("{file} has {count} invalid rows; nothing was changed.").format(
+            ngettext("{file} has {count} invalid row; nothing was changed.",
+                     "{file} has {count} invalid rows; nothing was changed.",
+                     len(problems)).format(
                 file=name, count=len(problems)), problems)
     return merged[state.eq("open")].reset_index(drop=True)
 

@@ -21,7 +21,7 @@ from ..amounts import AmountError, format_amount, parse_amount
 from ..candidates import save_choices, valid_subscriptions
 from ..dates import format_date
 from ..errors import WorkbenchError
-from ..i18n import _
+from ..i18n import _, ngettext
 from ..models import Customer
 from ..selection import decide
 from .context import ViewContext, parse_amount_parameter
@@ -243,7 +243,8 @@ class ReassignmentDesk:
         self.rows = []
         self.load()
         self.message.value = "<p>" + html.escape(
-            _("{count} choices saved by {actor}.").format(count=count,
+            ngettext("{count} choice saved by {actor}.", "{count} choices saved by {actor}.",
+                     count).format(count=count,
                                                           actor=self.context.actor)) + "</p>"
         return count
 
