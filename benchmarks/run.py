@@ -61,6 +61,20 @@ class Bench:
         yield lambda: elapsed[0]
         elapsed[0] = time.perf_counter() - start
 
+    def ensure_demo_data(self, step: str) -> None:
+        """Load the demo utility unless an earlier step left an open-items snapshot."""
+        from workbench import db, eligibility
+        from workbench.demo import load_demo
+
+        db.upgrade(self.db_url)
+        engine = db.get_engine(self.db_url)
+        with db.session_scope(engine) as session:
+            if eligibility.latest_snapshot_id(session) is not None:
+                return
+        print(f"{step}: no snapshot yet, loading the demo utility ({self.subscriptions:,} "
+              "subscriptions)", flush=True)
+        load_demo(engine, self.work_dir / "demo", subscriptions=self.subscriptions)
+
     def measure(self, measurement: Measurement) -> None:
         self.results.append(measurement)
         print(_format(measurement), flush=True)

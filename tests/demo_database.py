@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import shutil
 import uuid
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import papermill
 from sqlalchemy import create_engine, text
 
-from workbench import db, demo
+from workbench import db, demo, monthly
 from workbench.cli import main as cli_main
 from workbench.i18n import set_language
 
@@ -113,19 +112,9 @@ def demo_files(engine_name: str) -> tuple[Path, Path]:
     return folder / demo.SUBSCRIPTIONS_FILE, folder / demo.OPEN_ITEMS_FILE
 
 
-@contextlib.contextmanager
 def kernel_environment(values: dict[str, str]):
     """Set environment variables for the kernels started inside the block, then restore them."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    return monthly.temporary_environment(values)
 
 
 def execute_notebook(name: str, output: Path, db_url: str, parameters: dict[str, str],

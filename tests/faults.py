@@ -97,7 +97,7 @@ def clone_database(url: str, directory: Path) -> str:
         source = Path(url.split("///", 1)[1])
         target = directory / f"clone-{uuid.uuid4().hex[:8]}.sqlite"
         shutil.copyfile(source, target)
-        # A WAL file left by a killed process holds committed pages: copy it too.
+        # A WAL file left by a killed process contains committed pages, so copy it too.
         for suffix in ("-wal",):
             extra = Path(f"{source}{suffix}")
             if extra.exists():

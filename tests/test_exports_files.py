@@ -64,7 +64,8 @@ def test_export_journal_file_content(cli, posted, tmp_path):
         assert row["currency"] == "CHF"
         assert row["matching_ref"].startswith(f"R{posted}-G")
         assert row["text"]
-        assert not row["debit"].startswith("-") and not row["credit"].startswith("-")
+        assert not row["debit"].startswith("-")
+        assert not row["credit"].startswith("-")
         assert "0.00" in (row["debit"], row["credit"])
 
 

@@ -26,7 +26,8 @@ def test_reconcile_empty_database(cli):
     report = reconcile_json(cli, "--as-of", "2027-01-01")
     assert (report["transit_balance"], report["open_charge_total"], report["difference"]) == (
         "0.00", "0.00", "0.00")
-    assert report["warnings"] == [] and report["conflicts"] == []
+    assert report["warnings"] == []
+    assert report["conflicts"] == []
 
 
 def test_reconcile_posted_runs_by_age(cli, engine):

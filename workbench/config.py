@@ -1,4 +1,4 @@
-"""Where the database is and who is acting, from options and the environment."""
+"""Database location and acting user, resolved from options and the environment."""
 
 from __future__ import annotations
 

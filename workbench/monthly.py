@@ -21,7 +21,6 @@ import datetime as dt
 import json
 import logging
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -308,9 +307,8 @@ def write_html_report(notebook: Path, html: Path) -> Path:
 
 
 @contextlib.contextmanager
-def _kernel_environment(db_url: str, lang: str, handoff: Path) -> Iterator[None]:
-    # The kernel inherits this process's environment; set what it needs for the run, restore after.
-    values = {"WORKBENCH_DB_URL": db_url, "WORKBENCH_LANG": lang, SUMMARY_ENV: str(handoff)}
+def temporary_environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables inside the block (kernels started there inherit them)."""
     saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     try:
@@ -321,6 +319,12 @@ def _kernel_environment(db_url: str, lang: str, handoff: Path) -> Iterator[None]
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def _kernel_environment(db_url: str, lang: str, handoff: Path):
+    # The kernel inherits this process's environment, so the run's settings travel through it.
+    return temporary_environment(
+        {"WORKBENCH_DB_URL": db_url, "WORKBENCH_LANG": lang, SUMMARY_ENV: str(handoff)})
 
 
 def safe_url(url: str) -> str:

@@ -61,7 +61,7 @@ def write_workbook(
     for title, frame in sheets:
         sheet = book.create_sheet(title[:MAX_SHEET_NAME])
         if len(frame) > MAX_SHEET_ROWS - 2:
-            # Keep the first rows and say so in the last one, rather than fail the whole file.
+            # Keep the first rows and note the cut in the last one, rather than fail the whole file.
             log.warning("workbook: sheet %s cut to %d of %d rows", title, MAX_SHEET_ROWS - 2,
                         len(frame))
             kept = frame.head(MAX_SHEET_ROWS - 2)

@@ -35,22 +35,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-component-update", "--disable-sync"]
 
 
-def _ensure_data(bench: Bench) -> None:
-    db.upgrade(bench.db_url)
-    engine = db.get_engine(bench.db_url)
-    with db.session_scope(engine) as session:
-        if eligibility.latest_snapshot_id(session) is not None:
-            return
-    from workbench.demo import load_demo
-
-    print(f"ui: no snapshot yet, loading the demo utility ({bench.subscriptions:,} "
-          "subscriptions)", flush=True)
-    load_demo(engine, bench.work_dir / "demo", subscriptions=bench.subscriptions)
-
-
 def dashboard_figures(bench: Bench) -> None:
     """Time the dashboard's figures and its widget tree, beside one scan of the snapshot."""
-    _ensure_data(bench)
+    bench.ensure_demo_data("ui")
     engine = db.get_engine(bench.db_url)
 
     with db.session_scope(engine) as session:
@@ -82,7 +69,7 @@ def dashboard_page_view(bench: Bench) -> None:
         return
     from playwright.sync_api import sync_playwright
 
-    _ensure_data(bench)
+    bench.ensure_demo_data("ui")
     seconds = []
     with _dashboard_server(bench.db_url) as (base_url, log_path), \
             sync_playwright() as playwright:

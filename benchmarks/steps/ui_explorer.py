@@ -11,7 +11,7 @@ import statistics
 
 from run import Bench, Measurement
 
-from workbench import db, eligibility
+from workbench import db
 from workbench.policy import PolicyParams
 from workbench.selection import decide
 from workbench.ui.context import ViewContext
@@ -23,22 +23,9 @@ POSITIONS = (100, 250, 500, 1_000, 2_000, 50, 300, 750, 1_500, 5_000)
 TARGET_MOVE_SECONDS = 0.1
 
 
-def _ensure_data(bench: Bench) -> None:
-    db.upgrade(bench.db_url)
-    engine = db.get_engine(bench.db_url)
-    with db.session_scope(engine) as session:
-        if eligibility.latest_snapshot_id(session) is not None:
-            return
-    from workbench.demo import load_demo
-
-    print(f"ui_explorer: no snapshot yet, loading the demo utility ({bench.subscriptions:,} "
-          "subscriptions)", flush=True)
-    load_demo(engine, bench.work_dir / "demo", subscriptions=bench.subscriptions)
-
-
 def explorer_slider(bench: Bench) -> None:
     """Time the explorer's build and its slider moves against one selection per move."""
-    _ensure_data(bench)
+    bench.ensure_demo_data("ui_explorer")
     context = ViewContext.from_parameters(db_url=bench.db_url)
 
     with bench.timer() as build:

@@ -1,4 +1,4 @@
-"""How `workbench extract` prints a decision: a report for people, CSV, or JSON."""
+"""Output of `workbench extract`: a report for people, CSV, or JSON."""
 
 from __future__ import annotations
 
